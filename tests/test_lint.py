@@ -10,7 +10,7 @@ import pytest
 LINTERS = {
     "yamllint": ["yamllint", "--strict", "."],
     "ansible-lint": ["ansible-lint", "--offline", "--profile", "production"],
-    "ruff": ["ruff", "check", "src", "tests", "scripts", "benchmarks"],
+    "ruff": ["ruff", "check", "src", "tests", "scripts", "benchmarks", "molecule"],
     "mypy": ["mypy", "--strict", "src/whispermon"],
     "syntax-check": ["ansible-playbook", "--syntax-check", "-i", "inventory/lab", "site.yml"],
 }

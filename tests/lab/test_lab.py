@@ -19,7 +19,7 @@ pytestmark = pytest.mark.lab
 
 SERVERS = ("whispermon-lab-server-1", "whispermon-lab-server-2")
 WORKSTATION = "whispermon-lab-workstation"
-LABEL = "io.whispermon.lab=1"
+LABEL = "io.whispermon.lab.owner=lab"
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -120,8 +120,19 @@ def test_status_reports_grafana(lab: dict[str, Any], tool_env: dict[str, str]) -
 
 
 def test_down_removes_all_lab_objects(lab: dict[str, Any], tool_env: dict[str, str]) -> None:
-    result = _cli(tool_env, "lab", "down")
+    # A container someone else started from a lab image inherits the image's
+    # labels; lab down must leave it alone.
+    foreign = "whispermon-test-not-the-labs"
+    subprocess.run(["docker", "rm", "-f", foreign], capture_output=True)
+    subprocess.run(["docker", "run", "-d", "--name", foreign, "--entrypoint", "sleep",
+                    lab["images"]["base"], "300"], capture_output=True, check=True)
+    try:
+        result = _cli(tool_env, "lab", "down")
+        survived = subprocess.run(["docker", "inspect", foreign], capture_output=True)
+    finally:
+        subprocess.run(["docker", "rm", "-f", foreign], capture_output=True)
     assert result.returncode == 0, result.stderr
+    assert survived.returncode == 0, "lab down removed a container the lab did not create"
     assert _container_ids() == []
     for kind in ("network", "volume"):
         left = subprocess.run(["docker", kind, "ls", "-q", "--filter", f"label={LABEL}"],

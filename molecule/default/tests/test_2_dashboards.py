@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from conftest import SERVERS, lab_state_dir, query, wait_until
 
 

@@ -24,7 +24,9 @@ from whispermon.lab.engine import docker
 log = logging.getLogger(__name__)
 
 ASSETS = Path(__file__).parent / "assets"
-LABEL = "io.whispermon.lab"
+# Containers inherit their image's labels, so images carry a label of their own
+# and only the objects the lab creates carry OWNER_LABEL (see topology.py).
+IMAGE_LABEL = "io.whispermon.lab.image"
 RECIPE_LABEL = "io.whispermon.lab.recipe"
 BASE_IMAGE = "whispermon-lab/base:bookworm"
 SERVER_IMAGE = "whispermon-lab/server:bookworm"
@@ -98,7 +100,7 @@ def build_base(work_dir: Path) -> None:
         return
     if try_pull("debian:bookworm"):
         log.info("building %s from debian:bookworm", BASE_IMAGE)
-        docker("build", "--label", f"{LABEL}=1", "--label", f"{RECIPE_LABEL}={recipe}",
+        docker("build", "--label", f"{IMAGE_LABEL}=1", "--label", f"{RECIPE_LABEL}={recipe}",
                "-t", BASE_IMAGE, str(ASSETS / "base"), timeout=1800)
         return
     _require_debootstrap()
@@ -127,7 +129,7 @@ def build_base(work_dir: Path) -> None:
             ["docker", "import",
              "--change", "ENV container=docker",
              "--change", 'CMD ["/lib/systemd/systemd"]',
-             "--change", f"LABEL {LABEL}=1 {RECIPE_LABEL}={recipe}",
+             "--change", f"LABEL {IMAGE_LABEL}=1 {RECIPE_LABEL}={recipe}",
              "-", BASE_IMAGE], stdin=tar.stdout, capture_output=True, text=True)
         tar.wait()
         if imported.returncode != 0 or tar.returncode != 0:
@@ -143,12 +145,13 @@ def build_server() -> None:
     log.info("building %s (PostgreSQL, Redis, FastAPI, Celery, Flower; a few minutes)",
              SERVER_IMAGE)
     name = f"whispermon-lab-build-{uuid.uuid4().hex[:8]}"
-    run = ["run", "--name", name, "--label", f"{LABEL}=1",
+    run = ["run", "--name", name, "--label", f"{IMAGE_LABEL}=1",
            "-v", f"{ASSETS / 'server'}:/tmp/whispermon-assets:ro"]
     if HOST_CA_BUNDLE.is_file():
         run += ["-v", f"{HOST_CA_BUNDLE}:/tmp/host-ca.crt:ro",
                 "-e", "PIP_CERT=/tmp/host-ca.crt", "-e", "SSL_CERT_FILE=/tmp/host-ca.crt"]
-    run += [BASE_IMAGE, "sh", "/tmp/whispermon-assets/install.sh"]
+    # A path inside the build container, where the assets are mounted read-only.
+    run += [BASE_IMAGE, "sh", "/tmp/whispermon-assets/install.sh"]  # noqa: S108
     try:
         result = docker(*run, check=False, timeout=1800)
         if result.returncode != 0:
@@ -156,7 +159,7 @@ def build_server() -> None:
             raise WhispermonError("build the lab server image", "\n".join(tail),
                                   "check that the Debian mirror and PyPI are reachable")
         docker("commit", "--change", 'CMD ["/lib/systemd/systemd"]',
-               "--change", f"LABEL {LABEL}=1 {RECIPE_LABEL}={recipe}", name, SERVER_IMAGE)
+               "--change", f"LABEL {IMAGE_LABEL}=1 {RECIPE_LABEL}={recipe}", name, SERVER_IMAGE)
     finally:
         docker("rm", "-f", name, check=False)
 
@@ -171,7 +174,7 @@ def build_local_prometheus() -> None:
     if _image_recipe(LOCAL_PROMETHEUS_IMAGE) == recipe:
         return
     log.info("building %s from Debian's prometheus package", LOCAL_PROMETHEUS_IMAGE)
-    docker("build", "--build-arg", f"BASE={BASE_IMAGE}", "--label", f"{LABEL}=1",
+    docker("build", "--build-arg", f"BASE={BASE_IMAGE}", "--label", f"{IMAGE_LABEL}=1",
            "--label", f"{RECIPE_LABEL}={recipe}", "-t", LOCAL_PROMETHEUS_IMAGE,
            str(ASSETS / "prometheus"), timeout=1800)
 

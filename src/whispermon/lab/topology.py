@@ -1,8 +1,10 @@
 """Create, inspect and remove the lab's containers, network and state.
 
-Every object the lab creates carries the label ``io.whispermon.lab``; removal
-goes by that label (and by the monitoring stack's compose project name), so
-nothing else on the Docker engine is touched.
+Every container, network and volume the lab creates carries the label
+``io.whispermon.lab.owner=lab``; removal goes by that label (and by the
+monitoring stack's compose project name), so nothing else on the Docker engine
+is touched. Containers that others start from the lab's images (molecule
+scenarios, for one) inherit only the images' labels and are left alone.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ SERVERS = ("server-1", "server-2")
 WORKSTATION = "workstation"
 # Compose project of the lab's monitoring stack (set in inventory/lab).
 MONITORING_PROJECT = "whispermon-lab"
-LABEL = images.LABEL
+LABEL = "io.whispermon.lab.owner"
 SYSTEMD_FLAGS = (
     "--tmpfs", "/run", "--tmpfs", "/run/lock",
     "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--cgroupns=host",
@@ -85,7 +87,7 @@ def bridge_gateway(probe_image: str) -> str:
     Docker 20.10 leaves the default bridge's gateway out of its IPAM config,
     so ask a throwaway container how it resolves ``host-gateway``.
     """
-    result = docker("run", "--rm", "--label", f"{LABEL}=1", "--add-host",
+    result = docker("run", "--rm", "--label", f"{LABEL}=lab", "--add-host",
                     "whispermon-gateway:host-gateway", "--entrypoint", "getent", probe_image,
                     "ahostsv4", "whispermon-gateway", check=False)
     for line in result.stdout.splitlines():
@@ -126,7 +128,7 @@ def _container_state(name: str) -> str | None:
 def _ensure_network() -> bool:
     if docker("network", "inspect", NETWORK, check=False).returncode == 0:
         return False
-    docker("network", "create", "--label", f"{LABEL}=1", NETWORK)
+    docker("network", "create", "--label", f"{LABEL}=lab", NETWORK)
     return True
 
 
@@ -140,7 +142,8 @@ def _ensure_container(host: str, image: str, extra: tuple[str, ...] = ()) -> boo
         docker("start", name)
         return True
     docker("run", "-d", "--name", name, "--hostname", host, "--network", NETWORK,
-           "--network-alias", host, "--label", f"{LABEL}=1", "--label", f"{LABEL}.host={host}",
+           "--network-alias", host, "--label", f"{LABEL}=lab",
+           "--label", f"io.whispermon.lab.host={host}",
            *SYSTEMD_FLAGS, *extra, image, "/lib/systemd/systemd")
     return True
 
@@ -185,7 +188,7 @@ def up(project_dir: Path, state_base: Path) -> dict[str, Any]:
         docker("exec", "-i", PREFIX + host, "/usr/local/sbin/lab-configure",
                input_text=json.dumps(values), timeout=300)
 
-    record = {
+    record: dict[str, Any] = {
         "images": asdict(lab_images),
         "bridge_gateway": gateway,
         "network": NETWORK,
@@ -204,13 +207,19 @@ def up(project_dir: Path, state_base: Path) -> dict[str, Any]:
     return record
 
 
+def _fields(line: str) -> tuple[str, str, str, str]:
+    """Split one tab-separated ``docker ps`` line into four fields, padding missing ones."""
+    name, state, image, extra = [*line.split("\t"), "", "", ""][:4]
+    return name, state, image, extra
+
+
 def status() -> list[ContainerStatus]:
     """Return the lab's containers, in a stable order."""
-    result = docker("ps", "-a", "--filter", f"label={LABEL}=1", "--format",
-                    "{{.Names}}\t{{.State}}\t{{.Image}}\t{{.Label \"" + LABEL + ".host\"}}")
+    result = docker("ps", "-a", "--filter", f"label={LABEL}=lab", "--format",
+                    "{{.Names}}\t{{.State}}\t{{.Image}}\t{{.Label \"io.whispermon.lab.host\"}}")
     rows = []
     for line in result.stdout.splitlines():
-        name, state, image, host = (line.split("\t") + ["", "", "", ""])[:4]
+        name, state, image, host = _fields(line)
         rows.append(ContainerStatus(host=host or name, name=name, state=state, image=image))
     return sorted(rows, key=lambda row: row.name)
 
@@ -222,7 +231,7 @@ def monitoring_containers() -> list[ContainerStatus]:
                     "{{.Names}}\t{{.State}}\t{{.Image}}\t{{.Label \"com.docker.compose.service\"}}")
     rows = []
     for line in result.stdout.splitlines():
-        name, state, image, service = (line.split("\t") + ["", "", "", ""])[:4]
+        name, state, image, service = _fields(line)
         rows.append(ContainerStatus(host=service, name=name, state=state, image=image))
     return sorted(rows, key=lambda row: row.name)
 
@@ -231,7 +240,7 @@ def down(state_base: Path, remove_images: bool = False) -> list[str]:
     """Remove the lab's containers, network, volumes and state; return what was removed."""
     state = lab_state_dir(state_base)
     removed: list[str] = []
-    filters = (f"label={LABEL}=1", f"label=com.docker.compose.project={MONITORING_PROJECT}")
+    filters = (f"label={LABEL}=lab", f"label=com.docker.compose.project={MONITORING_PROJECT}")
     for label_filter in filters:
         ids = docker("ps", "-aq", "--filter", label_filter).stdout.split()
         if ids:
