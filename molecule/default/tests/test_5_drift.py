@@ -11,13 +11,9 @@ from conftest import docker_exec, lab_state_dir, query, wait_until, whispermon
 
 
 def _changed_tasks(report: dict[str, Any]) -> dict[str, list[str]]:
-    """Map host to the names of the tasks that would change, from `drift --json`."""
-    hosts = report["hosts"]
-    result: dict[str, list[str]] = {}
-    for host, entry in hosts.items():
-        tasks = entry["changes"] if isinstance(entry, dict) else entry
-        result[host] = [task["task"] for task in tasks]
-    return result
+    """Map host to "role : task" of every task that would change, from `drift --json`."""
+    return {host["name"]: [f"{change['role']} : {change['task']}" for change in host["changes"]]
+            for host in report["hosts"]}
 
 
 def test_tampering_detected_and_repaired() -> None:
