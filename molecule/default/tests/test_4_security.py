@@ -58,15 +58,21 @@ def _tunnel_ssh_options() -> tuple[str, list[str]]:
 
 def _tunnel_ssh(*options: str, command: str = "", stdin: str = ""
                 ) -> subprocess.CompletedProcess[str]:
-    """Run ssh on the workstation as the tunnel's user with the tunnel's key to server-1."""
+    """Run ssh on the workstation as the tunnel's user with the tunnel's key to server-1.
+
+    ``stdin`` is written to ssh and kept open for two seconds more, because a
+    server may drop a connection whose client half-closes before the reply.
+    """
     user, tunnel_options = _tunnel_ssh_options()
-    argv = ["docker", "exec", "-i", "-u", user, CONTAINER["workstation"], "ssh",
-            *tunnel_options, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
+    argv = ["ssh", *tunnel_options, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
             "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=10", *options,
             "whispermon-tunnel@whispermon-lab-server-1"]
     if command:
         argv.append(command)
-    return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=60)
+    script = '(printf "%s" "$0"; sleep 2) | "$@"' if stdin else '"$@" </dev/null'
+    return subprocess.run(
+        ["docker", "exec", "-u", user, CONTAINER["workstation"], "sh", "-c", script, stdin,
+         *argv], capture_output=True, text=True, timeout=60)
 
 
 def test_tunnel_key_runs_no_command() -> None:
