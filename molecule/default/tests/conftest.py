@@ -90,6 +90,13 @@ def whispermon(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="session")
+def tool_env() -> dict[str, str]:
+    """Environment for the whispermon CLI: this venv's tools first, no colour."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return {**os.environ, "PATH": path, "NO_COLOR": "1"}
+
+
+@pytest.fixture(scope="session")
 def lab() -> dict[str, Any]:
     return lab_record()
 

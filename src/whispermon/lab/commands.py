@@ -12,8 +12,10 @@ from whispermon.lab import topology
 from whispermon.lab.engine import ensure_engine
 from whispermon.project import find_project_dir, state_dir
 
-app = typer.Typer(help="Run the local lab: Debian containers that stand in for the servers "
-                  "and the Mac.", no_args_is_help=True)
+app = typer.Typer(
+    help="Run the local lab: Debian containers that stand in for the servers and the Mac.",
+    no_args_is_help=True,
+)
 console = Console()
 
 
@@ -43,11 +45,15 @@ def status(
     record = json.loads(record_path.read_text()) if record_path.exists() else {}
     grafana = (record.get("images") or {}).get("grafana")
     if json_output:
-        console.print_json(json.dumps({
-            "containers": [vars(row) for row in rows],
-            "monitoring": [vars(row) for row in stack],
-            "grafana_image": grafana,
-        }))
+        console.print_json(
+            json.dumps(
+                {
+                    "containers": [vars(row) for row in rows],
+                    "monitoring": [vars(row) for row in stack],
+                    "grafana_image": grafana,
+                }
+            )
+        )
         return
     if not rows:
         console.print("The lab is down. Start it with: whispermon lab up")

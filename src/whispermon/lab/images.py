@@ -32,8 +32,9 @@ BASE_IMAGE = "whispermon-lab/base:bookworm"
 SERVER_IMAGE = "whispermon-lab/server:bookworm"
 LOCAL_PROMETHEUS_IMAGE = "whispermon-lab/prometheus:debian"
 DEBIAN_MIRROR = os.environ.get("WHISPERMON_DEBIAN_MIRROR", "http://deb.debian.org/debian")
-BASE_PACKAGES = ("python3,python3-apt,openssh-server,systemd,systemd-sysv,sudo,iproute2,"
-                 "ca-certificates,curl")
+BASE_PACKAGES = (
+    "python3,python3-apt,openssh-server,systemd,systemd-sysv,sudo,iproute2,ca-certificates,curl"
+)
 # The host's CA bundle. Where HTTPS is intercepted, containers need it to reach
 # PyPI; elsewhere (a Mac with Docker Desktop) it may not exist and is not needed.
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
@@ -61,8 +62,14 @@ def recipe_hash(*paths: Path, extra: str = "") -> str:
 
 
 def _image_recipe(image: str) -> str | None:
-    result = docker("image", "inspect", "--format",
-                    "{{ index .Config.Labels \"" + RECIPE_LABEL + "\" }}", image, check=False)
+    result = docker(
+        "image",
+        "inspect",
+        "--format",
+        '{{ index .Config.Labels "' + RECIPE_LABEL + '" }}',
+        image,
+        check=False,
+    )
     return result.stdout.strip() if result.returncode == 0 else None
 
 
@@ -84,13 +91,18 @@ def _require_debootstrap() -> None:
     if shutil.which("debootstrap"):
         return
     if os.geteuid() == 0 and shutil.which("apt-get"):
-        subprocess.run(["apt-get", "install", "-y", "-qq", "debootstrap"], check=False,
-                       capture_output=True, env={**os.environ,
-                                                 "DEBIAN_FRONTEND": "noninteractive"})
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "debootstrap"],
+            check=False,
+            capture_output=True,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
     if not shutil.which("debootstrap"):
-        raise WhispermonError("build the lab base image",
-                              "no registry answers and debootstrap is not installed",
-                              "install debootstrap (apt-get install debootstrap) and retry")
+        raise WhispermonError(
+            "build the lab base image",
+            "no registry answers and debootstrap is not installed",
+            "install debootstrap (apt-get install debootstrap) and retry",
+        )
 
 
 def build_base(work_dir: Path) -> None:
@@ -100,41 +112,79 @@ def build_base(work_dir: Path) -> None:
         return
     if try_pull("debian:bookworm"):
         log.info("building %s from debian:bookworm", BASE_IMAGE)
-        docker("build", "--label", f"{IMAGE_LABEL}=1", "--label", f"{RECIPE_LABEL}={recipe}",
-               "-t", BASE_IMAGE, str(ASSETS / "base"), timeout=1800)
+        docker(
+            "build",
+            "--label",
+            f"{IMAGE_LABEL}=1",
+            "--label",
+            f"{RECIPE_LABEL}={recipe}",
+            "-t",
+            BASE_IMAGE,
+            str(ASSETS / "base"),
+            timeout=1800,
+        )
         return
     _require_debootstrap()
     if os.geteuid() != 0:
-        raise WhispermonError("build the lab base image",
-                              "no registry answers and debootstrap needs root",
-                              "run 'sudo whispermon lab up' once to build the base image")
+        raise WhispermonError(
+            "build the lab base image",
+            "no registry answers and debootstrap needs root",
+            "run 'sudo whispermon lab up' once to build the base image",
+        )
     log.info("no registry answers; building %s with debootstrap (about a minute)", BASE_IMAGE)
     work_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=work_dir, prefix="rootfs-") as rootfs:
         result = subprocess.run(
-            ["debootstrap", "--variant=minbase", f"--include={BASE_PACKAGES}", "bookworm",
-             rootfs, DEBIAN_MIRROR], capture_output=True, text=True)
+            [
+                "debootstrap",
+                "--variant=minbase",
+                f"--include={BASE_PACKAGES}",
+                "bookworm",
+                rootfs,
+                DEBIAN_MIRROR,
+            ],
+            capture_output=True,
+            text=True,
+        )
         if result.returncode != 0:
-            raise WhispermonError("build the lab base image with debootstrap",
-                                  result.stderr.strip()[-300:] or result.stdout.strip()[-300:],
-                                  f"check that {DEBIAN_MIRROR} is reachable")
+            raise WhispermonError(
+                "build the lab base image with debootstrap",
+                result.stderr.strip()[-300:] or result.stdout.strip()[-300:],
+                f"check that {DEBIAN_MIRROR} is reachable",
+            )
         Path(rootfs, "etc/apt/sources.list").write_text(
             f"deb {DEBIAN_MIRROR} bookworm main\n"
             f"deb {DEBIAN_MIRROR} bookworm-updates main\n"
-            f"deb {DEBIAN_MIRROR}-security bookworm-security main\n")
+            f"deb {DEBIAN_MIRROR}-security bookworm-security main\n"
+        )
         subprocess.run(["sh", str(ASSETS / "base" / "fixup.sh"), rootfs], check=True)
-        tar = subprocess.Popen(["tar", "--numeric-owner", "-C", rootfs, "-c", "."],
-                               stdout=subprocess.PIPE)
+        tar = subprocess.Popen(
+            ["tar", "--numeric-owner", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE
+        )
         imported = subprocess.run(
-            ["docker", "import",
-             "--change", "ENV container=docker",
-             "--change", 'CMD ["/lib/systemd/systemd"]',
-             "--change", f"LABEL {IMAGE_LABEL}=1 {RECIPE_LABEL}={recipe}",
-             "-", BASE_IMAGE], stdin=tar.stdout, capture_output=True, text=True)
+            [
+                "docker",
+                "import",
+                "--change",
+                "ENV container=docker",
+                "--change",
+                'CMD ["/lib/systemd/systemd"]',
+                "--change",
+                f"LABEL {IMAGE_LABEL}=1 {RECIPE_LABEL}={recipe}",
+                "-",
+                BASE_IMAGE,
+            ],
+            stdin=tar.stdout,
+            capture_output=True,
+            text=True,
+        )
         tar.wait()
         if imported.returncode != 0 or tar.returncode != 0:
-            raise WhispermonError("import the lab base image", imported.stderr.strip(),
-                                  "check free disk space and the Docker engine's log")
+            raise WhispermonError(
+                "import the lab base image",
+                imported.stderr.strip(),
+                "check free disk space and the Docker engine's log",
+            )
 
 
 def build_server() -> None:
@@ -142,24 +192,48 @@ def build_server() -> None:
     recipe = recipe_hash(ASSETS / "server", extra=_image_id(BASE_IMAGE))
     if _image_recipe(SERVER_IMAGE) == recipe:
         return
-    log.info("building %s (PostgreSQL, Redis, FastAPI, Celery, Flower; a few minutes)",
-             SERVER_IMAGE)
+    log.info(
+        "building %s (PostgreSQL, Redis, FastAPI, Celery, Flower; a few minutes)", SERVER_IMAGE
+    )
     name = f"whispermon-lab-build-{uuid.uuid4().hex[:8]}"
-    run = ["run", "--name", name, "--label", f"{IMAGE_LABEL}=1",
-           "-v", f"{ASSETS / 'server'}:/tmp/whispermon-assets:ro"]
+    run = [
+        "run",
+        "--name",
+        name,
+        "--label",
+        f"{IMAGE_LABEL}=1",
+        "-v",
+        f"{ASSETS / 'server'}:/tmp/whispermon-assets:ro",
+    ]
     if HOST_CA_BUNDLE.is_file():
-        run += ["-v", f"{HOST_CA_BUNDLE}:/tmp/host-ca.crt:ro",
-                "-e", "PIP_CERT=/tmp/host-ca.crt", "-e", "SSL_CERT_FILE=/tmp/host-ca.crt"]
+        run += [
+            "-v",
+            f"{HOST_CA_BUNDLE}:/tmp/host-ca.crt:ro",
+            "-e",
+            "PIP_CERT=/tmp/host-ca.crt",
+            "-e",
+            "SSL_CERT_FILE=/tmp/host-ca.crt",
+        ]
     # A path inside the build container, where the assets are mounted read-only.
     run += [BASE_IMAGE, "sh", "/tmp/whispermon-assets/install.sh"]  # noqa: S108
     try:
         result = docker(*run, check=False, timeout=1800)
         if result.returncode != 0:
             tail = (result.stdout + result.stderr).strip().splitlines()[-15:]
-            raise WhispermonError("build the lab server image", "\n".join(tail),
-                                  "check that the Debian mirror and PyPI are reachable")
-        docker("commit", "--change", 'CMD ["/lib/systemd/systemd"]',
-               "--change", f"LABEL {IMAGE_LABEL}=1 {RECIPE_LABEL}={recipe}", name, SERVER_IMAGE)
+            raise WhispermonError(
+                "build the lab server image",
+                "\n".join(tail),
+                "check that the Debian mirror and PyPI are reachable",
+            )
+        docker(
+            "commit",
+            "--change",
+            'CMD ["/lib/systemd/systemd"]',
+            "--change",
+            f"LABEL {IMAGE_LABEL}=1 {RECIPE_LABEL}={recipe}",
+            name,
+            SERVER_IMAGE,
+        )
     finally:
         docker("rm", "-f", name, check=False)
 
@@ -174,17 +248,29 @@ def build_local_prometheus() -> None:
     if _image_recipe(LOCAL_PROMETHEUS_IMAGE) == recipe:
         return
     log.info("building %s from Debian's prometheus package", LOCAL_PROMETHEUS_IMAGE)
-    docker("build", "--build-arg", f"BASE={BASE_IMAGE}", "--label", f"{IMAGE_LABEL}=1",
-           "--label", f"{RECIPE_LABEL}={recipe}", "-t", LOCAL_PROMETHEUS_IMAGE,
-           str(ASSETS / "prometheus"), timeout=1800)
+    docker(
+        "build",
+        "--build-arg",
+        f"BASE={BASE_IMAGE}",
+        "--label",
+        f"{IMAGE_LABEL}=1",
+        "--label",
+        f"{RECIPE_LABEL}={recipe}",
+        "-t",
+        LOCAL_PROMETHEUS_IMAGE,
+        str(ASSETS / "prometheus"),
+        timeout=1800,
+    )
 
 
 def pinned_images(project_dir: Path) -> tuple[str, str]:
     """Return the Prometheus and Grafana images pinned in the monitoring_stack role."""
     defaults = project_dir / "roles" / "monitoring_stack" / "defaults" / "main.yml"
     values = yaml.safe_load(defaults.read_text()) if defaults.is_file() else {}
-    return (str(values.get("monitoring_stack_prometheus_image", "")),
-            str(values.get("monitoring_stack_grafana_image", "")))
+    return (
+        str(values.get("monitoring_stack_prometheus_image", "")),
+        str(values.get("monitoring_stack_grafana_image", "")),
+    )
 
 
 def build_all(project_dir: Path, work_dir: Path) -> LabImages:
@@ -198,5 +284,4 @@ def build_all(project_dir: Path, work_dir: Path) -> LabImages:
         build_local_prometheus()
         prometheus = LOCAL_PROMETHEUS_IMAGE
     grafana = official_grafana if official_grafana and try_pull(official_grafana) else None
-    return LabImages(base=BASE_IMAGE, server=SERVER_IMAGE, prometheus=prometheus,
-                     grafana=grafana)
+    return LabImages(base=BASE_IMAGE, server=SERVER_IMAGE, prometheus=prometheus, grafana=grafana)

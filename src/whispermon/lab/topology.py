@@ -37,9 +37,15 @@ WORKSTATION = "workstation"
 MONITORING_PROJECT = "whispermon-lab"
 LABEL = "io.whispermon.lab.owner"
 SYSTEMD_FLAGS = (
-    "--tmpfs", "/run", "--tmpfs", "/run/lock",
-    "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--cgroupns=host",
-    "--stop-signal", "SIGRTMIN+3",
+    "--tmpfs",
+    "/run",
+    "--tmpfs",
+    "/run/lock",
+    "-v",
+    "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+    "--cgroupns=host",
+    "--stop-signal",
+    "SIGRTMIN+3",
 )
 
 
@@ -62,8 +68,9 @@ def _load_port_module(project_dir: Path) -> Any:
     path = project_dir / "roles" / "whispermon" / "filter_plugins" / "whispermon_ports.py"
     spec = importlib.util.spec_from_file_location("whispermon_ports", path)
     if spec is None or spec.loader is None:
-        raise WhispermonError("load the port map", f"{path} is missing",
-                              "run whispermon from a complete checkout")
+        raise WhispermonError(
+            "load the port map", f"{path} is missing", "run whispermon from a complete checkout"
+        )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -72,13 +79,17 @@ def _load_port_module(project_dir: Path) -> Any:
 def tunnel_ports(project_dir: Path) -> list[int]:
     """Return the local tunnel ports of the lab's servers, from the shared port map."""
     defaults = yaml.safe_load(
-        (project_dir / "roles" / "whispermon" / "defaults" / "main.yml").read_text())
+        (project_dir / "roles" / "whispermon" / "defaults" / "main.yml").read_text()
+    )
     module = _load_port_module(project_dir)
-    mapping = module.port_map(list(SERVERS), {}, defaults["whispermon_components"],
-                              defaults["whispermon_port_block_start"],
-                              defaults["whispermon_port_block_size"])
-    return sorted(port["local"] for server in mapping.values()
-                  for port in server["ports"].values())
+    mapping = module.port_map(
+        list(SERVERS),
+        {},
+        defaults["whispermon_components"],
+        defaults["whispermon_port_block_start"],
+        defaults["whispermon_port_block_size"],
+    )
+    return sorted(port["local"] for server in mapping.values() for port in server["ports"].values())
 
 
 def bridge_gateway(probe_image: str) -> str:
@@ -87,17 +98,30 @@ def bridge_gateway(probe_image: str) -> str:
     Docker 20.10 leaves the default bridge's gateway out of its IPAM config,
     so ask a throwaway container how it resolves ``host-gateway``.
     """
-    result = docker("run", "--rm", "--label", f"{LABEL}=lab", "--add-host",
-                    "whispermon-gateway:host-gateway", "--entrypoint", "getent", probe_image,
-                    "ahostsv4", "whispermon-gateway", check=False)
+    result = docker(
+        "run",
+        "--rm",
+        "--label",
+        f"{LABEL}=lab",
+        "--add-host",
+        "whispermon-gateway:host-gateway",
+        "--entrypoint",
+        "getent",
+        probe_image,
+        "ahostsv4",
+        "whispermon-gateway",
+        check=False,
+    )
     for line in result.stdout.splitlines():
         address = line.split()[0] if line.split() else ""
         if address.count(".") == 3:
             return address
-    raise WhispermonError("find the docker bridge gateway",
-                          f"host-gateway did not resolve in {probe_image}: "
-                          f"{result.stderr.strip() or result.stdout.strip()}",
-                          "check 'docker network inspect bridge' and the engine's host-gateway-ip")
+    raise WhispermonError(
+        "find the docker bridge gateway",
+        f"host-gateway did not resolve in {probe_image}: "
+        f"{result.stderr.strip() or result.stdout.strip()}",
+        "check 'docker network inspect bridge' and the engine's host-gateway-ip",
+    )
 
 
 def _generate_password() -> str:
@@ -141,10 +165,26 @@ def _ensure_container(host: str, image: str, extra: tuple[str, ...] = ()) -> boo
     if state is not None:
         docker("start", name)
         return True
-    docker("run", "-d", "--name", name, "--hostname", host, "--network", NETWORK,
-           "--network-alias", host, "--label", f"{LABEL}=lab",
-           "--label", f"io.whispermon.lab.host={host}",
-           *SYSTEMD_FLAGS, *extra, image, "/lib/systemd/systemd")
+    docker(
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--hostname",
+        host,
+        "--network",
+        NETWORK,
+        "--network-alias",
+        host,
+        "--label",
+        f"{LABEL}=lab",
+        "--label",
+        f"io.whispermon.lab.host={host}",
+        *SYSTEMD_FLAGS,
+        *extra,
+        image,
+        "/lib/systemd/systemd",
+    )
     return True
 
 
@@ -156,13 +196,17 @@ def _wait_for_systemd(name: str, seconds: float = 120) -> None:
         state = result.stdout.strip()
         if state in ("running", "degraded"):
             if state == "degraded":
-                failed = docker("exec", name, "systemctl", "--failed", "--no-legend",
-                                check=False).stdout.strip()
+                failed = docker(
+                    "exec", name, "systemctl", "--failed", "--no-legend", check=False
+                ).stdout.strip()
                 log.warning("%s booted degraded: %s", name, failed)
             return
         time.sleep(1)
-    raise WhispermonError(f"boot systemd in {name}", f"state is {state!r} after {seconds:.0f} s",
-                          f"see 'docker logs {name}' and 'docker exec {name} systemctl --failed'")
+    raise WhispermonError(
+        f"boot systemd in {name}",
+        f"state is {state!r} after {seconds:.0f} s",
+        f"see 'docker logs {name}' and 'docker exec {name} systemctl --failed'",
+    )
 
 
 def up(project_dir: Path, state_base: Path) -> dict[str, Any]:
@@ -185,8 +229,14 @@ def up(project_dir: Path, state_base: Path) -> dict[str, Any]:
         _wait_for_systemd(PREFIX + host)
     for host in SERVERS:
         # The secrets go through stdin so they never show in a process list.
-        docker("exec", "-i", PREFIX + host, "/usr/local/sbin/lab-configure",
-               input_text=json.dumps(values), timeout=300)
+        docker(
+            "exec",
+            "-i",
+            PREFIX + host,
+            "/usr/local/sbin/lab-configure",
+            input_text=json.dumps(values),
+            timeout=300,
+        )
 
     record: dict[str, Any] = {
         "images": asdict(lab_images),
@@ -215,8 +265,14 @@ def _fields(line: str) -> tuple[str, str, str, str]:
 
 def status() -> list[ContainerStatus]:
     """Return the lab's containers, in a stable order."""
-    result = docker("ps", "-a", "--filter", f"label={LABEL}=lab", "--format",
-                    "{{.Names}}\t{{.State}}\t{{.Image}}\t{{.Label \"io.whispermon.lab.host\"}}")
+    result = docker(
+        "ps",
+        "-a",
+        "--filter",
+        f"label={LABEL}=lab",
+        "--format",
+        '{{.Names}}\t{{.State}}\t{{.Image}}\t{{.Label "io.whispermon.lab.host"}}',
+    )
     rows = []
     for line in result.stdout.splitlines():
         name, state, image, host = _fields(line)
@@ -226,9 +282,14 @@ def status() -> list[ContainerStatus]:
 
 def monitoring_containers() -> list[ContainerStatus]:
     """Return the containers of the lab's monitoring stack (made by site.yml)."""
-    result = docker("ps", "-a", "--filter",
-                    f"label=com.docker.compose.project={MONITORING_PROJECT}", "--format",
-                    "{{.Names}}\t{{.State}}\t{{.Image}}\t{{.Label \"com.docker.compose.service\"}}")
+    result = docker(
+        "ps",
+        "-a",
+        "--filter",
+        f"label=com.docker.compose.project={MONITORING_PROJECT}",
+        "--format",
+        '{{.Names}}\t{{.State}}\t{{.Image}}\t{{.Label "com.docker.compose.service"}}',
+    )
     rows = []
     for line in result.stdout.splitlines():
         name, state, image, service = _fields(line)

@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""Measure what ``whispermon deploy`` adds to a no-change run of site.yml.
+
+Runs ``whispermon deploy`` and plain ``ansible-playbook site.yml`` against the
+same inventory, alternating which goes first in each round so that a slow
+phase of the machine hits both equally. Every measured run must change
+nothing; a converging run first makes sure of that. Prints the medians and
+their ratio, and appends a row (date, machine, run count) to the
+"Wrapper overhead" table in docs/benchmarks.md.
+
+Usage (lab up): .venv/bin/python benchmarks/wrapper_overhead.py [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SECTION = "## Wrapper overhead"
+TABLE_HEADER = (
+    "| date (UTC) | machine | runs | ansible-playbook median (s) | whispermon deploy median (s) "
+    "| ratio | overhead |\n"
+    "|---|---|---|---|---|---|---|\n"
+)
+RECAP = re.compile(r"^\S+\s+: ok=\d+\s+changed=(\d+)", re.MULTILINE)
+
+
+def _environment() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["ANSIBLE_CONFIG"] = str(ROOT / "ansible.cfg")
+    env["NO_COLOR"] = "1"
+    return env
+
+
+def _state_runs_dir(env: dict[str, str]) -> Path:
+    base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "whispermon" / "runs"
+
+
+def _changed_in_last_deploy(env: dict[str, str]) -> int:
+    """Sum the changed counts of the newest whispermon deploy run's recap."""
+    runs = sorted(_state_runs_dir(env).glob("*-deploy"))
+    if not runs:
+        raise SystemExit("no whispermon deploy run directory found")
+    for event_file in sorted(runs[-1].glob("artifacts/*/job_events/*.json")):
+        event = json.loads(event_file.read_text())
+        if event.get("event") == "playbook_on_stats":
+            return sum((event["event_data"].get("changed") or {}).values())
+    raise SystemExit(f"no recap in {runs[-1]}")
+
+
+def run_whispermon(inventory: str, env: dict[str, str]) -> float:
+    """Time one ``whispermon deploy`` and check that it changed nothing."""
+    started = time.perf_counter()
+    result = subprocess.run(
+        [str(BIN / "whispermon"), "--no-color", "deploy", "-i", inventory],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"whispermon deploy failed:\n{result.stdout}\n{result.stderr}")
+    changed = _changed_in_last_deploy(env)
+    if changed:
+        raise SystemExit(f"whispermon deploy changed {changed} task(s); not a no-change run")
+    return elapsed
+
+
+def run_ansible_playbook(inventory: str, env: dict[str, str]) -> float:
+    """Time one plain ``ansible-playbook site.yml`` and check that it changed nothing."""
+    started = time.perf_counter()
+    result = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", inventory, "site.yml"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"ansible-playbook failed:\n{result.stdout}\n{result.stderr}")
+    changed = sum(int(count) for count in RECAP.findall(result.stdout))
+    if changed:
+        raise SystemExit(f"ansible-playbook changed {changed} task(s); not a no-change run")
+    return elapsed
+
+
+def describe_machine() -> str:
+    """Return the OS, CPU model and count, for the table row."""
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return f"{platform.system()} {platform.release()}, {model}, {os.cpu_count()} CPUs"
+
+
+def append_row(path: Path, row: str) -> None:
+    """Append ``row`` to the Wrapper overhead table, creating the section if needed."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    if SECTION not in text:
+        text = text.rstrip("\n") + (
+            f"\n\n{SECTION}\n\n"
+            "A no-change `site.yml` run on the lab through `whispermon deploy` and through plain "
+            "`ansible-playbook`, alternating, measured by `benchmarks/wrapper_overhead.py`. "
+            "Goal: under 5 % overhead.\n\n" + TABLE_HEADER
+        )
+        text += row
+    else:
+        head, tail = text.split(SECTION, 1)
+        # The section's table ends at the first blank line after its header row.
+        table_end = tail.find("\n\n", tail.find("|---"))
+        if table_end == -1:
+            tail = tail.rstrip("\n") + "\n" + row
+        else:
+            tail = tail[:table_end] + "\n" + row.rstrip("\n") + tail[table_end:]
+        text = head + SECTION + tail
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text if text.endswith("\n") else text + "\n")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="measured runs of each (default 5)")
+    parser.add_argument("--inventory", default="inventory/lab", help="inventory to run against")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=ROOT / "docs" / "benchmarks.md",
+        help="Markdown file that gets the table row",
+    )
+    args = parser.parse_args()
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    env = _environment()
+
+    print("Converging once so that the measured runs change nothing ...", flush=True)
+    subprocess.run(
+        [str(BIN / "whispermon"), "--no-color", "deploy", "-i", args.inventory],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+    wrapper: list[float] = []
+    plain: list[float] = []
+    for round_number in range(args.runs):
+        order = ["whispermon", "plain"] if round_number % 2 == 0 else ["plain", "whispermon"]
+        for which in order:
+            if which == "whispermon":
+                wrapper.append(run_whispermon(args.inventory, env))
+            else:
+                plain.append(run_ansible_playbook(args.inventory, env))
+        print(
+            f"round {round_number + 1}: whispermon {wrapper[-1]:.1f} s, "
+            f"ansible-playbook {plain[-1]:.1f} s",
+            flush=True,
+        )
+
+    wrapper_median = statistics.median(wrapper)
+    plain_median = statistics.median(plain)
+    ratio = wrapper_median / plain_median
+    print(
+        f"median: whispermon deploy {wrapper_median:.2f} s, ansible-playbook "
+        f"{plain_median:.2f} s, ratio {ratio:.3f} ({(ratio - 1) * 100:+.1f} %)"
+    )
+    row = (
+        f"| {datetime.now(UTC):%Y-%m-%d %H:%M} | {describe_machine()} | {args.runs} | "
+        f"{plain_median:.2f} | {wrapper_median:.2f} | {ratio:.3f} | "
+        f"{(ratio - 1) * 100:+.1f} % |\n"
+    )
+    append_row(args.output, row)
+    print(f"appended the row to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
