@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from whispermon.lab import topology
+from whispermon.lab import images, topology
 from whispermon.lab.engine import ensure_engine
 from whispermon.project import find_project_dir, state_dir
 
@@ -84,3 +84,14 @@ def engine() -> None:
     """Make sure a Docker engine and Compose v2 answer (installs docker.io as root on Debian)."""
     ensure_engine(topology.lab_state_dir(state_dir()))
     console.print("Docker engine and Compose v2 answer.")
+
+
+@app.command()
+def build() -> None:
+    """Build the lab images, reusing each one whose recipe has not changed."""
+    state = topology.lab_state_dir(state_dir())
+    ensure_engine(state)
+    built = images.build_all(find_project_dir(), state / "build")
+    console.print(f"Lab images ready: {built.base}, {built.server}, {built.prometheus}.")
+    if built.grafana is None:
+        console.print("Grafana: no image can be pulled here, so the lab runs without Grafana.")
