@@ -44,8 +44,12 @@ def prometheus_get(path: str, **params: str) -> Any:
     return body["data"]
 
 
-def query(expression: str) -> list[dict[str, Any]]:
-    result: list[dict[str, Any]] = prometheus_get("/api/v1/query", query=expression)["result"]
+def query(expression: str, at: float | None = None) -> list[dict[str, Any]]:
+    """Evaluate ``expression`` now, or at the Unix time ``at``."""
+    params = {"query": expression}
+    if at is not None:
+        params["time"] = f"{at:.3f}"
+    result: list[dict[str, Any]] = prometheus_get("/api/v1/query", **params)["result"]
     return result
 
 

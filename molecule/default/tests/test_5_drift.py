@@ -11,14 +11,19 @@ from conftest import docker_exec, lab_state_dir, query, wait_until, whispermon
 
 
 def _changed_tasks(report: dict[str, Any]) -> dict[str, list[str]]:
-    """Map host to "role : task" of every task that would change, from `drift --json`."""
-    return {host["name"]: [f"{change['role']} : {change['task']}" for change in host["changes"]]
-            for host in report["hosts"]}
+    """Map host to "role : task [loop items]" of each change, from `drift --json`."""
+    result: dict[str, list[str]] = {}
+    for host in report["hosts"]:
+        result[host["name"]] = [
+            f"{change['role']} : {change['task']} {' '.join(map(str, change['items']))}"
+            for change in host["changes"]
+        ]
+    return result
 
 
 def test_tampering_detected_and_repaired() -> None:
     sample_time = time.time() - 30
-    samples_before = query(f"count(up) @ {sample_time:.0f}")
+    samples_before = query("count(up)", at=sample_time)
     assert samples_before, "no samples to compare with"
 
     docker_exec("server-1", "sh", "-c", "echo 'X11Forwarding yes' >> /etc/ssh/sshd_config",
@@ -53,7 +58,7 @@ def test_tampering_detected_and_repaired() -> None:
     clean = whispermon("drift", "-i", "inventory/lab", "--json")
     assert clean.returncode == 0, f"drift after deploy:\n{clean.stdout[-4000:]}"
 
-    samples_after = query(f"count(up) @ {sample_time:.0f}")
+    samples_after = query("count(up)", at=sample_time)
     assert samples_after, "samples from before the tampering are gone"
     assert samples_after[0]["value"][1] == samples_before[0]["value"][1]
     assert not Path(prometheus_yml).read_text().endswith("# tampered\n")
