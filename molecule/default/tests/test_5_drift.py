@@ -52,6 +52,13 @@ def test_tampering_detected_and_repaired() -> None:
         names = " | ".join(changed.get(host, [])).lower()
         assert word in names, f"drift on {host} does not name the {word} change: {names!r}"
     assert "dashboard" in " | ".join(changed.get("controller", [])).lower()
+    hosts = {host["name"]: host for host in json.loads(drift.stdout)["hosts"]}
+    sshd = [c for c in hosts["server-1"]["changes"] if c["task"] == "Render sshd_config"]
+    assert sshd, hosts["server-1"]["changes"]
+    assert "X11Forwarding yes" in sshd[0]["diff"]
+    started = [c for c in hosts["server-2"]["changes"]
+               if c["task"] == "Enable and start the exporters"]
+    assert started and "host" in started[0]["items"], hosts["server-2"]["changes"]
 
     deploy = whispermon("deploy", "-i", "inventory/lab")
     assert deploy.returncode == 0, f"deploy failed:\n{deploy.stdout[-4000:]}\n{deploy.stderr}"
