@@ -81,9 +81,9 @@ def down(
 
 @app.command()
 def engine() -> None:
-    """Make sure a Docker engine and Compose v2 answer (installs docker.io as root on Debian)."""
+    """Make sure a Docker engine and Compose v2 respond (installs docker.io as root on Debian)."""
     ensure_engine(topology.lab_state_dir(state_dir()))
-    console.print("Docker engine and Compose v2 answer.")
+    console.print("Docker engine and Compose v2 respond.")
 
 
 @app.command()

@@ -37,7 +37,7 @@ def docker(
     except subprocess.TimeoutExpired:
         raise WhispermonError(
             "run docker " + args[0],
-            f"no answer within {timeout:.0f} s",
+            f"timed out after {timeout:.0f} s",
             "check that the Docker engine is responsive ('docker info')",
         ) from None
     if check and result.returncode != 0:
@@ -51,7 +51,7 @@ def docker(
 
 
 def engine_answers() -> bool:
-    """Return whether a Docker engine answers the docker CLI."""
+    """Return whether a Docker engine responds to the docker CLI."""
     if shutil.which("docker") is None:
         return False
     try:
@@ -102,7 +102,7 @@ def _install_and_start_dockerd(log_dir: Path) -> None:
     while not engine_answers():
         if time.monotonic() > deadline:
             raise WhispermonError(
-                "start dockerd", f"no answer within 60 s; see {log_path}", ENGINE_HINT
+                "start dockerd", f"timed out after 60 s; see {log_path}", ENGINE_HINT
             )
         time.sleep(1)
 

@@ -131,7 +131,7 @@ def build_base(work_dir: Path) -> None:
             "no registry answers and debootstrap needs root",
             "run 'sudo whispermon lab up' once to build the base image",
         )
-    log.info("no registry answers; building %s with debootstrap (about a minute)", BASE_IMAGE)
+    log.info("no registry responds; building %s with debootstrap (about a minute)", BASE_IMAGE)
     work_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=work_dir, prefix="rootfs-") as rootfs:
         result = subprocess.run(
