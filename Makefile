@@ -10,10 +10,15 @@ export PATH := $(CURDIR)/$(VENV):$(PATH)
 bootstrap:
 	./scripts/bootstrap
 
+# Prometheus needs a scrape or two after a first deploy before every target
+# is up, so the doctor gets up to six tries, 20 s apart.
 lab: bootstrap
 	whispermon lab up
 	whispermon deploy -i inventory/lab
-	whispermon doctor -i inventory/lab
+	@for try in 1 2 3 4 5 6; do \
+	  whispermon doctor -i inventory/lab && exit 0; \
+	  echo "doctor: try $$try of 6 failed; retrying in 20 s"; sleep 20; \
+	done; exit 1
 
 test: bootstrap
 	pytest
