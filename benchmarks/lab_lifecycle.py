@@ -59,7 +59,7 @@ def server_targets_up(server: str) -> bool:
 
 
 def recovery_seconds(server: str, container: str) -> float:
-    """Restart ``container`` and return the seconds until Prometheus sees its targets up."""
+    """Restart ``container`` and return the seconds until Prometheus reports its targets up."""
     start = time.monotonic()
     subprocess.run(["docker", "restart", container], check=True, capture_output=True)
     # Targets go down on the next failed scrape; wait for that before waiting for up.

@@ -19,7 +19,7 @@ class ExitCode(IntEnum):
 class WhispermonError(Exception):
     """An error the CLI reports as one line plus a hint, without a traceback.
 
-    ``action`` completes "Could not ...", ``cause`` says what went wrong and
+    ``action`` completes "Could not ...", ``cause`` describes what went wrong and
     ``hint`` what to do about it.
     """
 

@@ -9,7 +9,7 @@ from whispermon.errors import WhispermonError
 
 
 def find_project_dir(start: Path | None = None) -> Path:
-    """Return the directory that holds site.yml.
+    """Return the directory that contains site.yml.
 
     Looks at ``WHISPERMON_PROJECT_DIR``, then upwards from ``start`` (the
     current directory by default), then upwards from this package's source.

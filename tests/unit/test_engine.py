@@ -1,4 +1,4 @@
-"""The Docker engine check says what is missing instead of failing obscurely."""
+"""The Docker engine check reports what is missing instead of failing obscurely."""
 
 from __future__ import annotations
 

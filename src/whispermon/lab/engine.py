@@ -138,10 +138,10 @@ def _link_compose_plugin() -> bool:
 
 
 def ensure_engine(log_dir: Path, install: bool = True) -> None:
-    """Make sure a Docker engine and Compose v2 answer, or raise with what is missing.
+    """Make sure a Docker engine and Compose v2 respond, or raise with what is missing.
 
     With ``install`` set, a root process on Debian installs docker.io and
-    starts dockerd when no engine answers. Nothing else is changed: existing
+    starts dockerd when no engine responds. Nothing else is changed: existing
     containers and images are left alone.
     """
     if not engine_answers():
