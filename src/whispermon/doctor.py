@@ -210,19 +210,22 @@ def _prometheus_ready_check(result: TaskResult) -> Check:
     )
 
 
+def _query_failed(check_id: str, title: str, result: TaskResult) -> Check:
+    """Build the failed check for a Prometheus API request that returned no usable response."""
+    return Check(
+        check_id,
+        title,
+        result.host,
+        FAILED,
+        _http_detail(result.result),
+        "make Prometheus answer first (see the Prometheus ready check)",
+    )
+
+
 def _target_checks(result: TaskResult) -> list[Check]:
     body = result.result.get("json")
     if result.result.get("status") != 200 or not isinstance(body, dict):
-        return [
-            Check(
-                "targets",
-                "Prometheus targets",
-                result.host,
-                FAILED,
-                _http_detail(result.result),
-                "make Prometheus answer first (see the Prometheus ready check)",
-            )
-        ]
+        return [_query_failed("targets", "Prometheus targets", result)]
     targets = (body.get("data") or {}).get("activeTargets") or []
     if not targets:
         return [
@@ -265,16 +268,7 @@ def _target_sort_key(target: dict[str, Any]) -> tuple[str, str]:
 def _flower_checks(result: TaskResult, servers: list[str]) -> list[Check]:
     body = result.result.get("json")
     if result.result.get("status") != 200 or not isinstance(body, dict):
-        return [
-            Check(
-                "flower_events",
-                "Flower task events",
-                result.host,
-                FAILED,
-                _http_detail(result.result),
-                "make Prometheus answer first (see the Prometheus ready check)",
-            )
-        ]
+        return [_query_failed("flower_events", "Flower task events", result)]
     series = (body.get("data") or {}).get("result") or []
     with_events = {str((entry.get("metric") or {}).get("server", "")) for entry in series}
     if not servers:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 from rich import box
 from rich.console import Console, Group, RenderableType
@@ -17,7 +17,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from whispermon.events import RunTracker
+from whispermon.events import HostCounts, RunTracker
 
 _STATUS_STYLE = {
     "ok": "green",
@@ -27,6 +27,7 @@ _STATUS_STYLE = {
     "skipped": "cyan",
     "ignored": "magenta",
 }
+_COUNT_COLUMNS = ("ok", "changed", "failed", "unreachable", "skipped")
 
 
 def color_disabled(no_color_option: bool) -> bool:
@@ -70,7 +71,7 @@ class ProgressView(Protocol):
 class QuietProgress:
     """Shows nothing (used with ``--json`` when standard error is not a terminal)."""
 
-    def __enter__(self) -> QuietProgress:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -88,23 +89,12 @@ class QuietProgress:
         return None
 
 
-class PlainProgress:
+class PlainProgress(QuietProgress):
     """Prints one line per play, task and notable host result."""
 
     def __init__(self, console: Console, *, verbose: bool = False) -> None:
         self._console = console
         self._verbose = verbose
-
-    def __enter__(self) -> PlainProgress:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        return None
 
     def _line(self, text: str) -> None:
         self._console.print(text, markup=False, highlight=False)
@@ -182,20 +172,13 @@ class LiveProgress:
     @staticmethod
     def _render(tracker: RunTracker) -> RenderableType:
         table = Table(box=box.SIMPLE, show_edge=False, pad_edge=False)
-        table.add_column("host")
-        for column in ("ok", "changed", "failed", "unreachable", "skipped"):
-            table.add_column(column, justify="right")
+        _add_count_columns(table)
         table.add_column("last task")
         for name in sorted(tracker.hosts):
             counts = tracker.hosts[name]
             style = _STATUS_STYLE.get(counts.last_status, "")
             table.add_row(
-                name,
-                str(counts.ok),
-                str(counts.changed),
-                str(counts.failed),
-                str(counts.unreachable),
-                str(counts.skipped),
+                *_count_cells(name, counts),
                 Text(f"{counts.last_status} {counts.last_task}".strip(), style=style),
             )
         return Group(
@@ -219,22 +202,22 @@ def make_progress(
 def host_table(tracker: RunTracker) -> Table:
     """Return the per-host recap table (ok, changed, failed, unreachable, skipped)."""
     table = Table(box=box.SIMPLE_HEAD, title=None)
-    table.add_column("host")
-    for column in ("ok", "changed", "failed", "unreachable", "skipped"):
-        table.add_column(column, justify="right")
+    _add_count_columns(table)
     for name in sorted(tracker.hosts):
         counts = tracker.hosts[name]
         row_style = "red" if counts.failed or counts.unreachable else ""
-        table.add_row(
-            name,
-            str(counts.ok),
-            str(counts.changed),
-            str(counts.failed),
-            str(counts.unreachable),
-            str(counts.skipped),
-            style=row_style,
-        )
+        table.add_row(*_count_cells(name, counts), style=row_style)
     return table
+
+
+def _add_count_columns(table: Table) -> None:
+    table.add_column("host")
+    for column in _COUNT_COLUMNS:
+        table.add_column(column, justify="right")
+
+
+def _count_cells(name: str, counts: HostCounts) -> list[str]:
+    return [name, *(str(getattr(counts, column)) for column in _COUNT_COLUMNS)]
 
 
 def format_duration(seconds: float) -> str:

@@ -257,44 +257,36 @@ def up(project_dir: Path, state_base: Path) -> dict[str, Any]:
     return record
 
 
-def _fields(line: str) -> tuple[str, str, str, str]:
-    """Split one tab-separated ``docker ps`` line into four fields, padding missing ones."""
-    name, state, image, extra = [*line.split("\t"), "", "", ""][:4]
-    return name, state, image, extra
+def _containers(label_filter: str, host_label: str) -> list[ContainerStatus]:
+    """List the containers matching ``label_filter``, named after their ``host_label`` label.
 
-
-def status() -> list[ContainerStatus]:
-    """Return the lab's containers, in a stable order."""
+    A container without that label is named after itself.
+    """
     result = docker(
         "ps",
         "-a",
         "--filter",
-        f"label={LABEL}=lab",
+        f"label={label_filter}",
         "--format",
-        '{{.Names}}\t{{.State}}\t{{.Image}}\t{{.Label "io.whispermon.lab.host"}}',
+        "{{.Names}}\t{{.State}}\t{{.Image}}\t{{.Label " + f'"{host_label}"' + "}}",
     )
     rows = []
     for line in result.stdout.splitlines():
-        name, state, image, host = _fields(line)
+        name, state, image, host = [*line.split("\t"), "", "", ""][:4]
         rows.append(ContainerStatus(host=host or name, name=name, state=state, image=image))
     return sorted(rows, key=lambda row: row.name)
 
 
+def status() -> list[ContainerStatus]:
+    """Return the lab's containers, in a stable order."""
+    return _containers(f"{LABEL}=lab", "io.whispermon.lab.host")
+
+
 def monitoring_containers() -> list[ContainerStatus]:
     """Return the containers of the lab's monitoring stack (made by site.yml)."""
-    result = docker(
-        "ps",
-        "-a",
-        "--filter",
-        f"label=com.docker.compose.project={MONITORING_PROJECT}",
-        "--format",
-        '{{.Names}}\t{{.State}}\t{{.Image}}\t{{.Label "com.docker.compose.service"}}',
+    return _containers(
+        f"com.docker.compose.project={MONITORING_PROJECT}", "com.docker.compose.service"
     )
-    rows = []
-    for line in result.stdout.splitlines():
-        name, state, image, service = _fields(line)
-        rows.append(ContainerStatus(host=service, name=name, state=state, image=image))
-    return sorted(rows, key=lambda row: row.name)
 
 
 def down(state_base: Path, remove_images: bool = False) -> list[str]:
