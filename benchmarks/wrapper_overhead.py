@@ -4,9 +4,11 @@
 Runs ``whispermon deploy`` and plain ``ansible-playbook site.yml`` against the
 same inventory, alternating which goes first in each round so that a slow
 phase of the machine hits both equally. Every measured run must change
-nothing; a converging run first makes sure of that. Prints the medians and
-their ratio, and appends a row (date, machine, run count) to the
-"Wrapper overhead" table in docs/benchmarks.md.
+nothing, and a converging run first makes sure of that. Each run is measured
+twice: wall-clock seconds, and the CPU seconds (user plus system) of the whole
+process tree, which the lab's own background work disturbs far less. Prints
+the medians and their ratios, and appends a row (date, commit, machine, run
+count) to the "Wrapper overhead" table in docs/benchmarks.md.
 
 Usage (lab up): .venv/bin/python benchmarks/wrapper_overhead.py [--runs 5]
 """
@@ -18,20 +20,23 @@ import json
 import os
 import platform
 import re
+import resource
 import statistics
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SECTION = "## Wrapper overhead"
 TABLE_HEADER = (
-    "| date (UTC) | machine | runs | ansible-playbook median (s) | whispermon deploy median (s) "
-    "| ratio | overhead |\n"
-    "|---|---|---|---|---|---|---|\n"
+    "| date (UTC) | commit | machine | runs | ansible-playbook wall (s) | whispermon deploy "
+    "wall (s) | wall overhead | ansible-playbook CPU (s) | whispermon deploy CPU (s) "
+    "| CPU overhead |\n"
+    "|---|---|---|---|---|---|---|---|---|---|\n"
 )
 RECAP = re.compile(r"^\S+\s+: ok=\d+\s+changed=(\d+)", re.MULTILINE)
 
@@ -61,42 +66,70 @@ def _changed_in_last_deploy(env: dict[str, str]) -> int:
     raise SystemExit(f"no recap in {runs[-1]}")
 
 
-def run_whispermon(inventory: str, env: dict[str, str]) -> float:
-    """Time one ``whispermon deploy`` and check that it changed nothing."""
-    started = time.perf_counter()
-    result = subprocess.run(
-        [str(BIN / "whispermon"), "--no-color", "deploy", "-i", inventory],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    elapsed = time.perf_counter() - started
-    if result.returncode != 0:
-        raise SystemExit(f"whispermon deploy failed:\n{result.stdout}\n{result.stderr}")
-    changed = _changed_in_last_deploy(env)
-    if changed:
-        raise SystemExit(f"whispermon deploy changed {changed} task(s); not a no-change run")
-    return elapsed
+class Measurement(NamedTuple):
+    """Wall-clock and CPU seconds of one run."""
+
+    wall: float
+    cpu: float
 
 
-def run_ansible_playbook(inventory: str, env: dict[str, str]) -> float:
-    """Time one plain ``ansible-playbook site.yml`` and check that it changed nothing."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _timed(command: list[str], env: dict[str, str]) -> tuple[Measurement, str]:
+    """Run ``command`` in the project and return its measurement and output. Exit on failure.
+
+    The CPU figure covers every descendant that was waited for: ansible-playbook,
+    its forks and their ``docker exec`` clients, and whispermon itself.
+    """
+    cpu_before = _children_cpu()
     started = time.perf_counter()
-    result = subprocess.run(
-        [str(BIN / "ansible-playbook"), "-i", inventory, "site.yml"],
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    measurement = Measurement(time.perf_counter() - started, _children_cpu() - cpu_before)
+    if result.returncode != 0:
+        raise SystemExit(f"{Path(command[0]).name} failed:\n{result.stdout}\n{result.stderr}")
+    return measurement, result.stdout
+
+
+def _no_change(name: str, changed: int) -> None:
+    if changed:
+        raise SystemExit(f"{name} changed {changed} task(s), so the run was not a no-change run")
+
+
+def run_whispermon(inventory: str, env: dict[str, str]) -> Measurement:
+    """Measure one ``whispermon deploy`` and check that it changed nothing."""
+    command = [str(BIN / "whispermon"), "--no-color", "deploy", "-i", inventory]
+    measurement, _ = _timed(command, env)
+    _no_change("whispermon deploy", _changed_in_last_deploy(env))
+    return measurement
+
+
+def run_ansible_playbook(inventory: str, env: dict[str, str]) -> Measurement:
+    """Measure one plain ``ansible-playbook site.yml`` and check that it changed nothing."""
+    measurement, output = _timed([str(BIN / "ansible-playbook"), "-i", inventory, "site.yml"], env)
+    _no_change("ansible-playbook", sum(int(count) for count in RECAP.findall(output)))
+    return measurement
+
+
+def commit() -> str:
+    """Return the short commit of the checkout, marked "+changes" when it has uncommitted edits."""
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
         cwd=ROOT,
-        env=env,
         capture_output=True,
         text=True,
-    )
-    elapsed = time.perf_counter() - started
-    if result.returncode != 0:
-        raise SystemExit(f"ansible-playbook failed:\n{result.stdout}\n{result.stderr}")
-    changed = sum(int(count) for count in RECAP.findall(result.stdout))
-    if changed:
-        raise SystemExit(f"ansible-playbook changed {changed} task(s); not a no-change run")
-    return elapsed
+    ).stdout.strip()
+    return f"{head or 'unknown'}{'+changes' if dirty else ''}"
+
+
+def summarize(values: list[float]) -> str:
+    """Format the median with the range, e.g. ``80.7 (79.9-84.0)``."""
+    return f"{statistics.median(values):.1f} ({min(values):.1f}-{max(values):.1f})"
 
 
 def describe_machine() -> str:
@@ -118,8 +151,9 @@ def append_row(path: Path, row: str) -> None:
         text = text.rstrip("\n") + (
             f"\n\n{SECTION}\n\n"
             "A no-change `site.yml` run on the lab through `whispermon deploy` and through plain "
-            "`ansible-playbook`, alternating, measured by `benchmarks/wrapper_overhead.py`. "
-            "Goal: under 5 % overhead.\n\n" + TABLE_HEADER
+            "`ansible-playbook`, alternating, measured by `benchmarks/wrapper_overhead.py`: "
+            "medians with the range in brackets. CPU is user plus system time of the whole "
+            "process tree. Goal: under 5 % overhead.\n\n" + TABLE_HEADER
         )
         text += row
     else:
@@ -159,8 +193,8 @@ def main() -> int:
         capture_output=True,
     )
 
-    wrapper: list[float] = []
-    plain: list[float] = []
+    wrapper: list[Measurement] = []
+    plain: list[Measurement] = []
     for round_number in range(args.runs):
         order = ["whispermon", "plain"] if round_number % 2 == 0 else ["plain", "whispermon"]
         for which in order:
@@ -169,22 +203,25 @@ def main() -> int:
             else:
                 plain.append(run_ansible_playbook(args.inventory, env))
         print(
-            f"round {round_number + 1}: whispermon {wrapper[-1]:.1f} s, "
-            f"ansible-playbook {plain[-1]:.1f} s",
+            f"round {round_number + 1}: whispermon {wrapper[-1].wall:.1f} s "
+            f"(CPU {wrapper[-1].cpu:.1f} s), ansible-playbook {plain[-1].wall:.1f} s "
+            f"(CPU {plain[-1].cpu:.1f} s)",
             flush=True,
         )
 
-    wrapper_median = statistics.median(wrapper)
-    plain_median = statistics.median(plain)
-    ratio = wrapper_median / plain_median
-    print(
-        f"median: whispermon deploy {wrapper_median:.2f} s, ansible-playbook "
-        f"{plain_median:.2f} s, ratio {ratio:.3f} ({(ratio - 1) * 100:+.1f} %)"
-    )
+    cells = []
+    for field in ("wall", "cpu"):
+        plain_values = [getattr(run, field) for run in plain]
+        wrapper_values = [getattr(run, field) for run in wrapper]
+        ratio = statistics.median(wrapper_values) / statistics.median(plain_values)
+        cells += [summarize(plain_values), summarize(wrapper_values), f"{(ratio - 1) * 100:+.1f} %"]
+        print(
+            f"{field} median: whispermon deploy {summarize(wrapper_values)} s, "
+            f"ansible-playbook {summarize(plain_values)} s, ratio {ratio:.3f}"
+        )
     row = (
-        f"| {datetime.now(UTC):%Y-%m-%d %H:%M} | {describe_machine()} | {args.runs} | "
-        f"{plain_median:.2f} | {wrapper_median:.2f} | {ratio:.3f} | "
-        f"{(ratio - 1) * 100:+.1f} % |\n"
+        f"| {datetime.now(UTC):%Y-%m-%d %H:%M} | {commit()} | {describe_machine()} | "
+        f"{args.runs} | {' | '.join(cells)} |\n"
     )
     append_row(args.output, row)
     print(f"appended the row to {args.output}")
