@@ -16,7 +16,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -26,6 +25,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+from record import commit, describe_machine
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -209,15 +210,11 @@ def main() -> None:
     profiled_seconds, output = timed(playbook)
     profile = task_profile(output)
 
-    machine = (
-        f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}"
-    )
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     table = [
         f"## Lab life cycle, {stamp}",
         "",
-        f"Machine: {machine}. Runs: {args.runs}.",
+        f"Machine: {describe_machine()}. Commit: {commit()}. Runs: {args.runs}.",
         "Script: `benchmarks/lab_lifecycle.py`.",
         "",
         "| figure | value |",

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import resource
 import statistics
@@ -28,6 +27,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
+
+from record import commit, describe_machine
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -113,35 +114,9 @@ def run_ansible_playbook(inventory: str, env: dict[str, str]) -> Measurement:
     return measurement
 
 
-def commit() -> str:
-    """Return the short commit of the checkout, marked "+changes" when it has uncommitted edits."""
-    head = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--untracked-files=no"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    return f"{head or 'unknown'}{'+changes' if dirty else ''}"
-
-
 def summarize(values: list[float]) -> str:
     """Format the median with the range, e.g. ``80.7 (79.9-84.0)``."""
     return f"{statistics.median(values):.1f} ({min(values):.1f}-{max(values):.1f})"
-
-
-def describe_machine() -> str:
-    """Return the OS, CPU model and count, for the table row."""
-    model = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return f"{platform.system()} {platform.release()}, {model}, {os.cpu_count()} CPUs"
 
 
 def append_row(path: Path, row: str) -> None:
