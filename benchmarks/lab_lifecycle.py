@@ -156,7 +156,8 @@ def main() -> None:
         timed(["whispermon", "lab", "down", "--images"])
         seconds, _ = timed(["whispermon", "lab", "up"])
         rows.append(("lab up from nothing (all images built)", f"{seconds:.0f} s"))
-    # Cold start with the base image present: the images built on top of it go.
+    # Cold start with only the base image present, so the server and Prometheus
+    # images are built again.
     timed(["whispermon", "lab", "down"])
     timed(["docker", "rmi", "whispermon-lab/server:bookworm", "whispermon-lab/prometheus:debian"])
     seconds, _ = timed(["whispermon", "lab", "up"])
@@ -182,7 +183,7 @@ def main() -> None:
     for host, count in sorted(tasks_per_host(output).items()):
         rows.append((f"tasks in a no-change run: {host}", str(count)))
 
-    # Steady-state scrapes only: the window starts after the first converge and
+    # Only steady-state scrapes count. The window starts after the first converge and
     # ends before the restarts below, whose failed scrapes would skew p99.
     window = max(60, min(900, int(time.monotonic() - steady_since)))
     quantiles = scrape_quantiles(f"{window}s")

@@ -40,19 +40,28 @@ def ansible_env() -> dict[str, str]:
     return env
 
 
-def run_playbook(playbook: Path, overrides: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+def run_playbook(
+    playbook: Path, overrides: dict[str, Any], stdout_callback: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run a playbook on localhost, a member of whisper_servers, with GOOD plus overrides."""
     extra = {**copy.deepcopy(GOOD), **overrides, "ansible_python_interpreter": sys.executable}
+    env = ansible_env()
+    if stdout_callback:
+        env["ANSIBLE_STDOUT_CALLBACK"] = stdout_callback
     return subprocess.run(
         [
             "ansible-playbook", "-i", str(HERE / "inventory.yml"), "-c", "local",
             "-e", json.dumps(extra), str(playbook),
         ],
-        cwd=REPO, env=ansible_env(),
+        cwd=REPO, env=env,
         capture_output=True, text=True, timeout=600, check=False,
     )
 
 
-def run_role_tasks(tasks_from: str, overrides: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+def run_role_tasks(
+    tasks_from: str, overrides: dict[str, Any], stdout_callback: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run one task file of the role on localhost."""
-    return run_playbook(HERE / "role_tasks.yml", {"wm_tasks_from": tasks_from, **overrides})
+    return run_playbook(
+        HERE / "role_tasks.yml", {"wm_tasks_from": tasks_from, **overrides}, stdout_callback
+    )

@@ -9,8 +9,6 @@ ansible-runner's event stream carries, so it shows whether a page body leaks.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import HERE, REPO, ansible_env
+from .conftest import run_role_tasks
 
 MARKER = "# body-marker-5c1e9d"
 HEALTHY = {
@@ -70,34 +68,16 @@ def endpoints() -> Iterator[Endpoints]:
 
 def _run_checks(endpoints: Endpoints) -> tuple[int, str]:
     """Run the role's check.yml on localhost with the JSON callback and return rc and output."""
-    extra = {
-        "ansible_python_interpreter": sys.executable,
-        "wm_tasks_from": "check.yml",
-        "metrics_exporters_enabled": ["postgres", "redis", "host"],
-        "metrics_exporters_listen_address": "127.0.0.1",
-        "metrics_exporters_require_app_endpoints": False,
-        "metrics_exporters_app_endpoint_timeout": 5,
-        "__metrics_exporters_ports": endpoints.ports,
-    }
-    env = ansible_env()
-    env["ANSIBLE_STDOUT_CALLBACK"] = "ansible.posix.json"
-    result = subprocess.run(
-        [
-            "ansible-playbook",
-            "-i",
-            str(HERE / "inventory.yml"),
-            "-c",
-            "local",
-            "-e",
-            json.dumps(extra),
-            str(HERE / "role_tasks.yml"),
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    result = run_role_tasks(
+        "check.yml",
+        {
+            "metrics_exporters_enabled": ["postgres", "redis", "host"],
+            "metrics_exporters_listen_address": "127.0.0.1",
+            "metrics_exporters_require_app_endpoints": False,
+            "metrics_exporters_app_endpoint_timeout": 5,
+            "__metrics_exporters_ports": endpoints.ports,
+        },
+        stdout_callback="ansible.posix.json",
     )
     return result.returncode, result.stdout + result.stderr
 
